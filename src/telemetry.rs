@@ -1,0 +1,18 @@
+//! Structured logs with tracing: text for a terminal, JSON for log shippers. `RUST_LOG`
+//! overrides the configured filter.
+
+use tracing_subscriber::{EnvFilter, fmt};
+
+use crate::config::{LogConfig, LogFormat};
+
+pub fn init(cfg: &LogConfig) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(&cfg.level));
+    let builder = fmt().with_env_filter(filter).with_target(false);
+    let _ = match cfg.format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
