@@ -406,12 +406,10 @@ fn describe(err: figment::Error) -> ConfigError {
     let lines: Vec<String> = err
         .into_iter()
         .map(|e| {
-            let mut key = e.path.clone();
+            // For an unknown field figment's path already ends with the field's name.
+            let key = &e.path;
             let what = match &e.kind {
-                figment::error::Kind::UnknownField(field, _) => {
-                    key.push(field.clone());
-                    "unknown key".to_string()
-                }
+                figment::error::Kind::UnknownField(..) => "unknown key".to_string(),
                 kind => kind.to_string(),
             };
             let source = match &e.metadata {
@@ -429,4 +427,85 @@ fn describe(err: figment::Error) -> ConfigError {
         })
         .collect();
     ConfigError(lines.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, toml).unwrap();
+        Config::load(
+            Some(&path),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            &Overrides::default(),
+        )
+    }
+
+    #[test]
+    fn the_example_documents_exactly_the_defaults() {
+        let from_example = load_str(EXAMPLE, &[]).unwrap();
+        assert_eq!(
+            serde_json::to_value(&from_example).unwrap(),
+            serde_json::to_value(Config::default()).unwrap()
+        );
+        // Every key of the defaults appears in the example.
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        for (section, keys) in defaults.as_object().unwrap() {
+            assert!(EXAMPLE.contains(&format!("[{section}]")), "[{section}]");
+            for key in keys.as_object().unwrap().keys() {
+                assert!(EXAMPLE.contains(&format!("\n{key} = ")), "{section}.{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn environment_overrides_file_and_flags_override_both() {
+        let c = load_str(
+            "[smtp]\nhost = \"a\"\nport = 25\nfrom = \"x@y.z\"\n",
+            &[
+                ("VEXTRA_SMTP__PORT", "2525"),
+                ("VEXTRA_SMTP__SECURITY", "tls"),
+                ("VEXTRA_SMTP__PASSWORD", "123456"),
+                ("VEXTRA_CONFIG", "ignored.toml"),
+                ("OTHER", "x"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.smtp.host, "a");
+        assert_eq!(c.smtp.port, 2525);
+        assert_eq!(c.smtp.security, SmtpSecurity::Tls);
+        assert_eq!(c.smtp.password.expose(), "123456");
+        assert!(!format!("{c:?}").contains("123456"), "secrets are redacted");
+
+        let c = Config::load(
+            None,
+            [("VEXTRA_SERVER__BIND".to_string(), "127.0.0.1:1".to_string())],
+            &Overrides {
+                bind: Some("127.0.0.1:2".parse().unwrap()),
+                data_dir: Some("/tmp/x".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(c.server.bind.port(), 2);
+        assert_eq!(c.storage.data_dir, std::path::PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn errors_name_the_key_and_its_source() {
+        let e = load_str("[server]\nbindd = \"x\"\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("server.bindd") && e.contains("unknown"), "{e}");
+        let e = load_str("", &[("VEXTRA_SMTP__PORT", "abc")]).unwrap_err().to_string();
+        assert!(e.contains("smtp.port") && e.contains("VEXTRA_SMTP__PORT"), "{e}");
+        let e = load_str("", &[("VEXTRA_NOPE__X", "1")]).unwrap_err().to_string();
+        assert!(e.contains("nope"), "{e}");
+        let e = load_str("[smtp]\nsecurity = \"ssl\"\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("smtp.security"), "{e}");
+        let e = load_str("[server]\npublic_url = \"ftp://x\"\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("server.public_url"), "{e}");
+        let e = load_str("not toml [", &[]).unwrap_err().to_string();
+        assert!(!e.is_empty());
+    }
 }
