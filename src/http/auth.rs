@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{
     ApiTags,
+    text::Text,
     error::ApiResult,
     extract::{Auth, client_ip},
     views::{Message, UserOut, message},
@@ -30,12 +31,12 @@ impl AuthApi {
 /// OAuth2 password form; `username` is the email address or the username.
 #[derive(Object, Deserialize, Debug)]
 pub struct LoginForm {
-    pub username: String,
-    pub password: String,
-    pub grant_type: Option<String>,
-    pub scope: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
+    pub username: Text,
+    pub password: Text,
+    pub grant_type: Option<Text>,
+    pub scope: Option<Text>,
+    pub client_id: Option<Text>,
+    pub client_secret: Option<Text>,
 }
 
 #[derive(Object, Debug)]
@@ -62,9 +63,9 @@ impl From<crate::service::auth::TokenPair> for TokenOut {
 
 #[derive(Object, Debug)]
 pub struct SignupIn {
-    pub email: String,
-    pub password: String,
-    pub full_name: Option<String>,
+    pub email: Text,
+    pub password: Text,
+    pub full_name: Option<Text>,
     /// Ignored: an account becomes active when its emailed code is verified.
     pub is_active: Option<bool>,
 }
@@ -87,34 +88,34 @@ impl From<Purpose> for OtpPurpose {
 
 #[derive(Object, Debug)]
 pub struct ForgotIn {
-    pub email: String,
+    pub email: Text,
     /// Defaults to `signup` (a new sign-up code) as in the original server.
     pub purpose: Option<Purpose>,
 }
 
 #[derive(Object, Debug)]
 pub struct VerifyIn {
-    pub email: String,
-    pub code: String,
+    pub email: Text,
+    pub code: Text,
     pub purpose: Purpose,
 }
 
 #[derive(Object, Debug)]
 pub struct ResetIn {
-    pub email: String,
-    pub code: String,
-    pub new_password: String,
+    pub email: Text,
+    pub code: Text,
+    pub new_password: Text,
 }
 
 #[derive(Object, Debug)]
 pub struct ChangePasswordIn {
-    pub current_password: String,
-    pub new_password: String,
+    pub current_password: Text,
+    pub new_password: Text,
 }
 
 #[derive(Object, Debug)]
 pub struct RefreshIn {
-    pub refresh_token: String,
+    pub refresh_token: Text,
 }
 
 #[OpenApi(prefix_path = "/auth", tag = "ApiTags::Auth")]
@@ -137,9 +138,9 @@ impl AuthApi {
             .svc
             .signup(
                 crate::service::auth::Signup {
-                    email: b.email,
-                    password: b.password,
-                    full_name: b.full_name,
+                    email: b.email.into(),
+                    password: b.password.into(),
+                    full_name: b.full_name.map(Into::into),
                 },
                 &self.ip(req),
             )

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod system;
+pub mod text;
 pub mod users;
 pub mod views;
 

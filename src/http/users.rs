@@ -10,6 +10,7 @@ use poem_openapi::{
 
 use super::{
     ApiTags,
+    text::Text,
     error::ApiResult,
     extract::Auth,
     views::{Message, SettingsOut, Theme, UserOut, message},
@@ -26,14 +27,14 @@ pub struct UsersApi {
 /// Partial update: absent or null fields are left alone; `""` clears a field.
 #[derive(Object, Debug)]
 pub struct ProfileIn {
-    pub full_name: Option<String>,
-    pub username: Option<String>,
-    pub bio: Option<String>,
-    pub profile_picture: Option<String>,
-    pub instagram: Option<String>,
-    pub linkedin: Option<String>,
-    pub twitter: Option<String>,
-    pub facebook: Option<String>,
+    pub full_name: Option<Text>,
+    pub username: Option<Text>,
+    pub bio: Option<Text>,
+    pub profile_picture: Option<Text>,
+    pub instagram: Option<Text>,
+    pub linkedin: Option<Text>,
+    pub twitter: Option<Text>,
+    pub facebook: Option<Text>,
 }
 
 #[derive(Object, Debug)]
@@ -54,14 +55,14 @@ impl UsersApi {
             .update_profile(
                 &auth.0,
                 ProfileUpdate {
-                    full_name: b.full_name,
-                    username: b.username,
-                    bio: b.bio,
-                    profile_picture: b.profile_picture,
-                    instagram: b.instagram,
-                    linkedin: b.linkedin,
-                    twitter: b.twitter,
-                    facebook: b.facebook,
+                    full_name: b.full_name.map(Into::into),
+                    username: b.username.map(Into::into),
+                    bio: b.bio.map(Into::into),
+                    profile_picture: b.profile_picture.map(Into::into),
+                    instagram: b.instagram.map(Into::into),
+                    linkedin: b.linkedin.map(Into::into),
+                    twitter: b.twitter.map(Into::into),
+                    facebook: b.facebook.map(Into::into),
                 },
             )
             .await?;
