@@ -348,13 +348,19 @@ impl Config {
             }
         }
         if !self.smtp.host.is_empty() && !self.smtp.from.contains('@') {
-            return bad("smtp.from", "must be a mail address like `Vextra <noreply@example.com>`");
+            return bad(
+                "smtp.from",
+                "must be a mail address like `Vextra <noreply@example.com>`",
+            );
         }
         if self.smtp.timeout_secs == 0 {
             return bad("smtp.timeout_secs", "must be at least 1");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return bad("log.level", "is not a valid filter such as `info` or `vextra=debug`");
+            return bad(
+                "log.level",
+                "is not a valid filter such as `info` or `vextra=debug`",
+            );
         }
         Ok(())
     }
@@ -368,9 +374,8 @@ fn env_provider(vars: Vec<(String, String)>) -> impl figment::Provider {
     struct Vars(Vec<(String, String)>);
     impl figment::Provider for Vars {
         fn metadata(&self) -> figment::Metadata {
-            figment::Metadata::named("environment variable").interpolater(|_, keys| {
-                format!("VEXTRA_{}", keys.join("__").to_uppercase())
-            })
+            figment::Metadata::named("environment variable")
+                .interpolater(|_, keys| format!("VEXTRA_{}", keys.join("__").to_uppercase()))
         }
         fn data(&self) -> Result<Map<figment::Profile, Dict>, figment::Error> {
             let mut dict = Dict::new();
@@ -378,9 +383,7 @@ fn env_provider(vars: Vec<(String, String)>) -> impl figment::Provider {
                 let path = key["VEXTRA_".len()..].to_lowercase().replace("__", ".");
                 // Same value syntax as figment's own Env provider: numbers, booleans and
                 // arrays parse as such, anything else stays a string.
-                let parsed: Value = value
-                    .parse()
-                    .unwrap_or_else(|_| Value::from(value.clone()));
+                let parsed: Value = value.parse().unwrap_or_else(|_| Value::from(value.clone()));
                 if let Value::Dict(_, nested) = figment::util::nest(&path, parsed) {
                     merge_dict(&mut dict, nested);
                 }
@@ -495,15 +498,28 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_its_source() {
-        let e = load_str("[server]\nbindd = \"x\"\n", &[]).unwrap_err().to_string();
+        let e = load_str("[server]\nbindd = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("server.bindd") && e.contains("unknown"), "{e}");
-        let e = load_str("", &[("VEXTRA_SMTP__PORT", "abc")]).unwrap_err().to_string();
-        assert!(e.contains("smtp.port") && e.contains("VEXTRA_SMTP__PORT"), "{e}");
-        let e = load_str("", &[("VEXTRA_NOPE__X", "1")]).unwrap_err().to_string();
+        let e = load_str("", &[("VEXTRA_SMTP__PORT", "abc")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("smtp.port") && e.contains("VEXTRA_SMTP__PORT"),
+            "{e}"
+        );
+        let e = load_str("", &[("VEXTRA_NOPE__X", "1")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("nope"), "{e}");
-        let e = load_str("[smtp]\nsecurity = \"ssl\"\n", &[]).unwrap_err().to_string();
+        let e = load_str("[smtp]\nsecurity = \"ssl\"\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("smtp.security"), "{e}");
-        let e = load_str("[server]\npublic_url = \"ftp://x\"\n", &[]).unwrap_err().to_string();
+        let e = load_str("[server]\npublic_url = \"ftp://x\"\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("server.public_url"), "{e}");
         let e = load_str("not toml [", &[]).unwrap_err().to_string();
         assert!(!e.is_empty());

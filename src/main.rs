@@ -6,7 +6,11 @@ use clap::{Args, Parser, Subcommand};
 use vextra::config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(name = "vextra", version, about = "Self-hosted social media content hub")]
+#[command(
+    name = "vextra",
+    version,
+    about = "Self-hosted social media content hub"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -144,7 +148,9 @@ fn create_user(config: Config, email: &str, admin: bool) -> Result<(), String> {
     let password = password.lines().next().unwrap_or("").to_string();
     let rt = runtime(1).map_err(|e| e.to_string())?;
     rt.block_on(async move {
-        let svc = vextra::server::open(config).await.map_err(|e| e.to_string())?;
+        let svc = vextra::server::open(config)
+            .await
+            .map_err(|e| e.to_string())?;
         let result = svc.create_user_direct(email, &password, admin).await;
         svc.store.close().await.map_err(|e| e.to_string())?;
         let user = result.map_err(|e| e.to_string())?;

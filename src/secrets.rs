@@ -98,9 +98,9 @@ pub fn load_or_generate(dir: &Path, jwt: &str, token_key: &str) -> io::Result<Ke
 fn key_file(path: &Path, len: usize) -> io::Result<Vec<u8>> {
     let read = |path: &Path| -> io::Result<Vec<u8>> {
         let text = fs::read_to_string(path)?;
-        let key = STANDARD.decode(text.trim()).map_err(|_| {
-            io::Error::other(format!("{} is not valid base64", path.display()))
-        })?;
+        let key = STANDARD
+            .decode(text.trim())
+            .map_err(|_| io::Error::other(format!("{} is not valid base64", path.display())))?;
         if key.len() < len {
             return Err(io::Error::other(format!(
                 "{} holds {} bytes; {len} are needed",

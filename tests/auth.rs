@@ -29,7 +29,11 @@ async fn signup_verify_login_me() {
         .wait_for("alice@example.com", std::time::Duration::from_secs(10))
         .await
         .expect("mail");
-    assert!(mail.header("Subject").unwrap().contains("verification code"));
+    assert!(
+        mail.header("Subject")
+            .unwrap()
+            .contains("verification code")
+    );
     let code = common::smtp::find_code(&mail.body_text()).unwrap();
 
     let r = s
@@ -126,7 +130,11 @@ async fn concurrent_signups_with_one_email_have_one_winner() {
         let client = s.client.clone();
         let url = s.api("/auth/signup");
         tasks.push(tokio::spawn(async move {
-            let email = if i % 2 == 0 { "race@example.com" } else { "RACE@example.com" };
+            let email = if i % 2 == 0 {
+                "race@example.com"
+            } else {
+                "RACE@example.com"
+            };
             client
                 .post(url)
                 .json(&json!({"email": email, "password": PASSWORD}))
@@ -173,7 +181,11 @@ async fn otp_locks_after_five_wrong_codes() {
             json!({"email": "lock@example.com", "code": wrong, "purpose": "signup"}),
         )
         .await;
-    assert!(detail(r, StatusCode::BAD_REQUEST).await.contains("Too many"));
+    assert!(
+        detail(r, StatusCode::BAD_REQUEST)
+            .await
+            .contains("Too many")
+    );
     // Now even the right code is refused.
     let r = s
         .post_json(
@@ -181,7 +193,11 @@ async fn otp_locks_after_five_wrong_codes() {
             json!({"email": "lock@example.com", "code": code, "purpose": "signup"}),
         )
         .await;
-    assert!(detail(r, StatusCode::BAD_REQUEST).await.contains("Too many"));
+    assert!(
+        detail(r, StatusCode::BAD_REQUEST)
+            .await
+            .contains("Too many")
+    );
     // Malformed codes and purposes are validation errors, not attempts.
     for body in [
         json!({"email": "lock@example.com", "code": "12", "purpose": "signup"}),
@@ -189,7 +205,9 @@ async fn otp_locks_after_five_wrong_codes() {
         json!({"email": "lock@example.com", "code": 123456, "purpose": "signup"}),
     ] {
         let r = s.post_json("/auth/verify-otp", body).await;
-        assert!(r.status() == StatusCode::BAD_REQUEST || r.status() == StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.status() == StatusCode::BAD_REQUEST || r.status() == StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
 
     // A new code (the resend path: forgot-password with purpose signup) unlocks.
@@ -272,7 +290,12 @@ async fn forgot_and_reset_password() {
         .unwrap();
     assert!(mail.header("Subject").unwrap().contains("reset"));
     let code = common::smtp::find_code(&mail.body_text()).unwrap();
-    assert!(s.smtp.messages().iter().all(|m| !m.is_to("nobody@example.com")));
+    assert!(
+        s.smtp
+            .messages()
+            .iter()
+            .all(|m| !m.is_to("nobody@example.com"))
+    );
 
     // Reset before verifying is refused (and counts as an attempt).
     let r = s
@@ -315,9 +338,21 @@ async fn forgot_and_reset_password() {
         )
         .await;
     detail(r, StatusCode::BAD_REQUEST).await;
-    detail(s.get_auth("/auth/me", &old.access).await, StatusCode::UNAUTHORIZED).await;
-    detail(s.login("reset@example.com", PASSWORD).await, StatusCode::BAD_REQUEST).await;
-    expect(s.login("reset@example.com", "a brand new one").await, StatusCode::OK).await;
+    detail(
+        s.get_auth("/auth/me", &old.access).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    detail(
+        s.login("reset@example.com", PASSWORD).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    expect(
+        s.login("reset@example.com", "a brand new one").await,
+        StatusCode::OK,
+    )
+    .await;
     s.shutdown().await;
 }
 
@@ -325,7 +360,13 @@ async fn forgot_and_reset_password() {
 async fn change_password_keeps_this_session_and_ends_the_others() {
     let s = TestServer::start().await;
     let phone = s.user("change@example.com").await;
-    let tablet = Tokens::from(expect(s.login("change@example.com", PASSWORD).await, StatusCode::OK).await);
+    let tablet = Tokens::from(
+        expect(
+            s.login("change@example.com", PASSWORD).await,
+            StatusCode::OK,
+        )
+        .await,
+    );
 
     let put = |token: &str, body: serde_json::Value| {
         s.client
@@ -334,28 +375,47 @@ async fn change_password_keeps_this_session_and_ends_the_others() {
             .json(&body)
             .send()
     };
-    let r = put(&phone.access, json!({"current_password": "not it at all", "new_password": "new password 1"}))
-        .await
-        .unwrap();
+    let r = put(
+        &phone.access,
+        json!({"current_password": "not it at all", "new_password": "new password 1"}),
+    )
+    .await
+    .unwrap();
     // 400, never 401: the app would log the user out.
     assert_eq!(
         detail(r, StatusCode::BAD_REQUEST).await,
         "Incorrect current password"
     );
-    let r = put(&phone.access, json!({"current_password": PASSWORD, "new_password": "short"}))
-        .await
-        .unwrap();
+    let r = put(
+        &phone.access,
+        json!({"current_password": PASSWORD, "new_password": "short"}),
+    )
+    .await
+    .unwrap();
     detail(r, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let r = put(&phone.access, json!({"current_password": PASSWORD, "new_password": "new password 1"}))
-        .await
-        .unwrap();
+    let r = put(
+        &phone.access,
+        json!({"current_password": PASSWORD, "new_password": "new password 1"}),
+    )
+    .await
+    .unwrap();
     expect(r, StatusCode::OK).await;
 
     expect(s.get_auth("/auth/me", &phone.access).await, StatusCode::OK).await;
-    detail(s.get_auth("/auth/me", &tablet.access).await, StatusCode::UNAUTHORIZED).await;
-    let r = s.post_json("/auth/refresh", json!({"refresh_token": tablet.refresh})).await;
+    detail(
+        s.get_auth("/auth/me", &tablet.access).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let r = s
+        .post_json("/auth/refresh", json!({"refresh_token": tablet.refresh}))
+        .await;
     detail(r, StatusCode::UNAUTHORIZED).await;
-    expect(s.login("change@example.com", "new password 1").await, StatusCode::OK).await;
+    expect(
+        s.login("change@example.com", "new password 1").await,
+        StatusCode::OK,
+    )
+    .await;
     s.shutdown().await;
 }
 
@@ -366,7 +426,8 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 
     let t1 = Tokens::from(
         expect(
-            s.post_json("/auth/refresh", json!({"refresh_token": t0.refresh})).await,
+            s.post_json("/auth/refresh", json!({"refresh_token": t0.refresh}))
+                .await,
             StatusCode::OK,
         )
         .await,
@@ -375,7 +436,8 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     expect(s.get_auth("/auth/me", &t1.access).await, StatusCode::OK).await;
     let t2 = Tokens::from(
         expect(
-            s.post_json("/auth/refresh", json!({"refresh_token": t1.refresh})).await,
+            s.post_json("/auth/refresh", json!({"refresh_token": t1.refresh}))
+                .await,
             StatusCode::OK,
         )
         .await,
@@ -383,21 +445,36 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     expect(s.get_auth("/auth/me", &t2.access).await, StatusCode::OK).await;
 
     // A second login is a separate family and survives what follows.
-    let other = Tokens::from(expect(s.login("rot@example.com", PASSWORD).await, StatusCode::OK).await);
+    let other =
+        Tokens::from(expect(s.login("rot@example.com", PASSWORD).await, StatusCode::OK).await);
 
     // t0 was spent: presenting it again revokes t2 and every access token of the family.
-    let r = s.post_json("/auth/refresh", json!({"refresh_token": t0.refresh})).await;
+    let r = s
+        .post_json("/auth/refresh", json!({"refresh_token": t0.refresh}))
+        .await;
     detail(r, StatusCode::UNAUTHORIZED).await;
-    let r = s.post_json("/auth/refresh", json!({"refresh_token": t2.refresh})).await;
+    let r = s
+        .post_json("/auth/refresh", json!({"refresh_token": t2.refresh}))
+        .await;
     detail(r, StatusCode::UNAUTHORIZED).await;
-    detail(s.get_auth("/auth/me", &t2.access).await, StatusCode::UNAUTHORIZED).await;
+    detail(
+        s.get_auth("/auth/me", &t2.access).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     expect(s.get_auth("/auth/me", &other.access).await, StatusCode::OK).await;
 
     for bad in ["", "garbage", "null", &"A".repeat(64), &t2.access] {
-        let r = s.post_json("/auth/refresh", json!({"refresh_token": bad})).await;
+        let r = s
+            .post_json("/auth/refresh", json!({"refresh_token": bad}))
+            .await;
         detail(r, StatusCode::UNAUTHORIZED).await;
     }
-    detail(s.post_json("/auth/refresh", json!({})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    detail(
+        s.post_json("/auth/refresh", json!({})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     s.shutdown().await;
 }
 
@@ -434,19 +511,29 @@ async fn concurrent_refreshes_of_one_token_rotate_once() {
 async fn logout_ends_the_session() {
     let s = TestServer::start().await;
     let t = s.user("bye@example.com").await;
-    let r = s.post_json("/auth/logout", json!({"refresh_token": t.refresh})).await;
+    let r = s
+        .post_json("/auth/logout", json!({"refresh_token": t.refresh}))
+        .await;
     expect(r, StatusCode::OK).await;
-    detail(s.get_auth("/auth/me", &t.access).await, StatusCode::UNAUTHORIZED).await;
-    let r = s.post_json("/auth/refresh", json!({"refresh_token": t.refresh})).await;
+    detail(
+        s.get_auth("/auth/me", &t.access).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let r = s
+        .post_json("/auth/refresh", json!({"refresh_token": t.refresh}))
+        .await;
     detail(r, StatusCode::UNAUTHORIZED).await;
     // Logging out twice, or with junk, is harmless.
     expect(
-        s.post_json("/auth/logout", json!({"refresh_token": t.refresh})).await,
+        s.post_json("/auth/logout", json!({"refresh_token": t.refresh}))
+            .await,
         StatusCode::OK,
     )
     .await;
     expect(
-        s.post_json("/auth/logout", json!({"refresh_token": "junk"})).await,
+        s.post_json("/auth/logout", json!({"refresh_token": "junk"}))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -462,10 +549,8 @@ async fn forged_expired_and_malformed_tokens_are_401() {
     let key = base64::engine::general_purpose::STANDARD
         .decode(key_b64.trim())
         .unwrap();
-    let claims: serde_json::Value = serde_json::from_slice(
-        &B64.decode(t.access.split('.').nth(1).unwrap()).unwrap(),
-    )
-    .unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&B64.decode(t.access.split('.').nth(1).unwrap()).unwrap()).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -479,7 +564,11 @@ async fn forged_expired_and_malformed_tokens_are_401() {
         .unwrap()
     };
     // Sanity: a token we sign with the server's key and the real claims is accepted.
-    expect(s.get_auth("/auth/me", &sign(&claims, &key)).await, StatusCode::OK).await;
+    expect(
+        s.get_auth("/auth/me", &sign(&claims, &key)).await,
+        StatusCode::OK,
+    )
+    .await;
 
     let mut expired = claims.clone();
     expired["exp"] = json!(now - 10);

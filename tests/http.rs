@@ -10,18 +10,37 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_routes() {
     let s = TestServer::start().await;
-    let v = expect(s.client.get(s.url("/")).send().await.unwrap(), StatusCode::OK).await;
-    assert_eq!(v, json!({"message": "Welcome to Vextra API", "status": "active"}));
-    let v = expect(s.client.get(s.url("/healthz")).send().await.unwrap(), StatusCode::OK).await;
+    let v = expect(
+        s.client.get(s.url("/")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        v,
+        json!({"message": "Welcome to Vextra API", "status": "active"})
+    );
+    let v = expect(
+        s.client.get(s.url("/healthz")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(v["status"], "ok");
-    let v = expect(s.client.get(s.url("/readyz")).send().await.unwrap(), StatusCode::OK).await;
+    let v = expect(
+        s.client.get(s.url("/readyz")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(v["ready"], true);
     assert_eq!(v["store"], true);
     assert_eq!(v["schema_version"], 1);
 
     // Swagger UI from the binary, pointed at our spec.
     let r = s.client.get(s.url("/docs")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "redirect followed to index.html");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "redirect followed to index.html"
+    );
     assert!(r.text().await.unwrap().contains("swagger"));
     let init = s
         .client
@@ -33,7 +52,12 @@ async fn fixed_routes() {
         .await
         .unwrap();
     assert!(init.contains("/api/v1/openapi.json"), "{init}");
-    let r = s.client.get(s.url("/docs/swagger-ui-bundle.js")).send().await.unwrap();
+    let r = s
+        .client
+        .get(s.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     s.shutdown().await;
 }
@@ -101,10 +125,16 @@ async fn errors_are_json_with_a_string_detail() {
     // No body where one is needed.
     let r = s.client.post(s.api("/auth/signup")).send().await.unwrap();
     let status = r.status();
-    assert!(status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
     detail(r, status).await;
     // Invalid UTF-8 and truncated JSON.
-    for body in [vec![0xff, 0xfe, b'{'], b"{\"email\":".to_vec(), b"null".to_vec()] {
+    for body in [
+        vec![0xff, 0xfe, b'{'],
+        b"{\"email\":".to_vec(),
+        b"null".to_vec(),
+    ] {
         let r = s
             .client
             .post(s.api("/auth/signup"))
@@ -135,20 +165,23 @@ async fn oversized_bodies_get_413() {
         .client
         .post(s.api("/auth/signup"))
         .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
         .send()
         .await
         .unwrap();
     detail(r, StatusCode::PAYLOAD_TOO_LARGE).await;
     // A small chunked body still works.
-    let body = serde_json::to_vec(&json!({"email": "small@example.com", "password": PASSWORD})).unwrap();
+    let body =
+        serde_json::to_vec(&json!({"email": "small@example.com", "password": PASSWORD})).unwrap();
     let r = s
         .client
         .post(s.api("/auth/signup"))
         .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(vec![
-            Ok::<_, std::io::Error>(body),
-        ])))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            vec![Ok::<_, std::io::Error>(body)],
+        )))
         .send()
         .await
         .unwrap();
@@ -159,7 +192,10 @@ async fn oversized_bodies_get_413() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_ids_and_cors() {
-    let s = TestServer::start_with(|c| c.server.cors_origins = vec!["https://admin.example.com".into()]).await;
+    let s = TestServer::start_with(|c| {
+        c.server.cors_origins = vec!["https://admin.example.com".into()]
+    })
+    .await;
     let r = s.client.get(s.url("/healthz")).send().await.unwrap();
     let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
     let r2 = s.client.get(s.url("/healthz")).send().await.unwrap();
@@ -209,16 +245,32 @@ async fn login_is_rate_limited_per_account_and_per_address() {
     })
     .await;
     for _ in 0..3 {
-        detail(s.login("victim@example.com", "guess guess").await, StatusCode::BAD_REQUEST).await;
+        detail(
+            s.login("victim@example.com", "guess guess").await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
     let r = s.login("victim@example.com", "guess guess").await;
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
-    assert!(detail(r, StatusCode::TOO_MANY_REQUESTS).await.contains("Too many"));
+    assert!(
+        detail(r, StatusCode::TOO_MANY_REQUESTS)
+            .await
+            .contains("Too many")
+    );
     // Another account from the same address still has budget, until the address runs out.
     let mut statuses = Vec::new();
     for i in 0..4 {
-        statuses.push(s.login(&format!("other{i}@example.com"), "guess guess").await.status());
+        statuses.push(
+            s.login(&format!("other{i}@example.com"), "guess guess")
+                .await
+                .status(),
+        );
     }
     assert_eq!(
         statuses,
@@ -267,8 +319,18 @@ async fn a_failing_mail_server_rolls_the_signup_back() {
             json!({"email": "nomail@example.com", "password": PASSWORD}),
         )
         .await;
-    assert!(detail(r, StatusCode::SERVICE_UNAVAILABLE).await.contains("email"));
-    assert!(s.services.store.user_by_email("nomail@example.com").unwrap().is_none());
+    assert!(
+        detail(r, StatusCode::SERVICE_UNAVAILABLE)
+            .await
+            .contains("email")
+    );
+    assert!(
+        s.services
+            .store
+            .user_by_email("nomail@example.com")
+            .unwrap()
+            .is_none()
+    );
     // Once mail works again the same address can sign up.
     s.smtp.set_fail(false);
     s.user("nomail@example.com").await;

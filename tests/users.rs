@@ -31,7 +31,9 @@ async fn profile_updates_are_partial_and_validated() {
 
     // Only sent keys change; "" clears optional fields; an empty username is "unchanged".
     let u = expect(
-        put(json!({"bio": "", "username": "", "twitter": null})).await.unwrap(),
+        put(json!({"bio": "", "username": "", "twitter": null}))
+            .await
+            .unwrap(),
         StatusCode::OK,
     )
     .await;
@@ -49,7 +51,11 @@ async fn profile_updates_are_partial_and_validated() {
         json!({"bio": "x".repeat(501)}),
         json!({"full_name": 12}),
     ] {
-        detail(put(bad.clone()).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        detail(
+            put(bad.clone()).await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     // Nothing above changed anything.
     let me = expect(s.get_auth("/auth/me", &t.access).await, StatusCode::OK).await;
@@ -70,8 +76,16 @@ async fn profile_updates_are_partial_and_validated() {
         detail(r, StatusCode::CONFLICT).await,
         "This username is already taken"
     );
-    expect(put(json!({"username": "Pro.File"})).await.unwrap(), StatusCode::OK).await;
-    expect(put(json!({"username": "renamed"})).await.unwrap(), StatusCode::OK).await;
+    expect(
+        put(json!({"username": "Pro.File"})).await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    expect(
+        put(json!({"username": "renamed"})).await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     let r = s
         .client
         .put(s.api("/users/me"))
@@ -98,7 +112,12 @@ async fn fcm_token_travels_in_the_query() {
         .await
         .unwrap();
     assert!(expect(r, StatusCode::OK).await["message"].is_string());
-    let user = s.services.store.user_by_email("fcm@example.com").unwrap().unwrap();
+    let user = s
+        .services
+        .store
+        .user_by_email("fcm@example.com")
+        .unwrap()
+        .unwrap();
     assert_eq!(user.fcm_tokens, ["dGVzdC10b2tlbg:APA91b-x_y"]);
     for url in ["/users/fcm-token", "/users/fcm-token?token="] {
         let r = s
@@ -139,11 +158,17 @@ async fn settings_default_then_update() {
             .json(&body)
             .send()
     };
-    let v = expect(put(json!({"theme_preference": "dark"})).await.unwrap(), StatusCode::OK).await;
+    let v = expect(
+        put(json!({"theme_preference": "dark"})).await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(v["theme_preference"], "dark");
     assert_eq!(v["push_notifications_enabled"], true);
     let v = expect(
-        put(json!({"push_notifications_enabled": false})).await.unwrap(),
+        put(json!({"push_notifications_enabled": false}))
+            .await
+            .unwrap(),
         StatusCode::OK,
     )
     .await;
@@ -185,13 +210,22 @@ async fn deleting_the_account_removes_it_everywhere() {
         .await
         .unwrap();
     expect(r, StatusCode::OK).await;
-    detail(s.get_auth("/auth/me", &t.access).await, StatusCode::UNAUTHORIZED).await;
     detail(
-        s.post_json("/auth/refresh", json!({"refresh_token": t.refresh})).await,
+        s.get_auth("/auth/me", &t.access).await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
-    detail(s.login("gone@example.com", PASSWORD).await, StatusCode::BAD_REQUEST).await;
+    detail(
+        s.post_json("/auth/refresh", json!({"refresh_token": t.refresh}))
+            .await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    detail(
+        s.login("gone@example.com", PASSWORD).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     let store = &s.services.store;
     assert!(store.user_by_email("gone@example.com").unwrap().is_none());
     assert!(store.user_by_username("gone").unwrap().is_none());

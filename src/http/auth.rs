@@ -11,9 +11,9 @@ use serde::Deserialize;
 
 use super::{
     ApiTags,
-    text::Text,
     error::ApiResult,
     extract::{Auth, client_ip},
+    text::Text,
     views::{Message, UserOut, message},
 };
 use crate::{model::OtpPurpose, service::Services};
@@ -163,8 +163,16 @@ impl AuthApi {
     }
 
     /// Send a code by email. The answer is the same whether or not the account exists.
-    #[oai(path = "/forgot-password", method = "post", operation_id = "forgot_password")]
-    async fn forgot_password(&self, req: &Request, body: Json<ForgotIn>) -> ApiResult<Json<Message>> {
+    #[oai(
+        path = "/forgot-password",
+        method = "post",
+        operation_id = "forgot_password"
+    )]
+    async fn forgot_password(
+        &self,
+        req: &Request,
+        body: Json<ForgotIn>,
+    ) -> ApiResult<Json<Message>> {
         let purpose = body.purpose.unwrap_or(Purpose::Signup).into();
         self.svc
             .forgot_password(&body.email, purpose, &self.ip(req))
@@ -175,7 +183,11 @@ impl AuthApi {
     }
 
     /// Set a new password with a code verified for `reset_password`.
-    #[oai(path = "/reset-password", method = "post", operation_id = "reset_password")]
+    #[oai(
+        path = "/reset-password",
+        method = "post",
+        operation_id = "reset_password"
+    )]
     async fn reset_password(&self, req: &Request, body: Json<ResetIn>) -> ApiResult<Json<Message>> {
         self.svc
             .reset_password(&body.email, &body.code, &body.new_password, &self.ip(req))
@@ -190,8 +202,16 @@ impl AuthApi {
     }
 
     /// Change the password; other devices are logged out.
-    #[oai(path = "/change-password", method = "put", operation_id = "change_password")]
-    async fn change_password(&self, auth: Auth, body: Json<ChangePasswordIn>) -> ApiResult<Json<Message>> {
+    #[oai(
+        path = "/change-password",
+        method = "put",
+        operation_id = "change_password"
+    )]
+    async fn change_password(
+        &self,
+        auth: Auth,
+        body: Json<ChangePasswordIn>,
+    ) -> ApiResult<Json<Message>> {
         self.svc
             .change_password(&auth.0, &body.current_password, &body.new_password)
             .await?;

@@ -157,10 +157,8 @@ pub async fn normalize<E: Endpoint>(next: E, req: Request) -> poem::Result<Respo
         Ok(resp) => {
             let resp = resp.into_response();
             let status = resp.status();
-            if status.is_client_error() || status.is_server_error() {
-                if !is_json(&resp) {
-                    return Ok(from_framework(poem::Error::from_status(status)));
-                }
+            if (status.is_client_error() || status.is_server_error()) && !is_json(&resp) {
+                return Ok(from_framework(poem::Error::from_status(status)));
             }
             Ok(resp)
         }

@@ -25,10 +25,17 @@ pub async fn request_context<E: Endpoint>(next: E, req: Request) -> poem::Result
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= 64
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_string)
-        .unwrap_or_else(|| format!("{:x}-{:x}", boot_tag(), NEXT_ID.fetch_add(1, Ordering::Relaxed)));
+        .unwrap_or_else(|| {
+            format!(
+                "{:x}-{:x}",
+                boot_tag(),
+                NEXT_ID.fetch_add(1, Ordering::Relaxed)
+            )
+        });
     // The path only: query strings can carry tokens (the WebSocket URLs do).
     let span = tracing::info_span!(
         "request",
@@ -66,7 +73,11 @@ fn boot_tag() -> u32 {
 
 /// Refuses bodies over `limit` bytes with 413 before they are read into memory: by
 /// `Content-Length` when given, while reading otherwise (chunked uploads).
-pub async fn body_limit<E: Endpoint>(next: E, mut req: Request, limit: usize) -> poem::Result<Response> {
+pub async fn body_limit<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    limit: usize,
+) -> poem::Result<Response> {
     let too_large = || error_response(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
     let declared = req
         .headers()

@@ -42,7 +42,9 @@ pub fn api_service(svc: &Arc<Services>) -> OpenApiService<(auth::AuthApi, users:
         "Vextra API",
         env!("CARGO_PKG_VERSION"),
     )
-    .description("Self-hosted social media content hub. Every error body is `{\"detail\": \"...\"}`.")
+    .description(
+        "Self-hosted social media content hub. Every error body is `{\"detail\": \"...\"}`.",
+    )
     .server(API_PREFIX)
 }
 
@@ -60,7 +62,13 @@ pub fn router(svc: Arc<Services>, health: Arc<Health>) -> impl Endpoint + 'stati
             .allow_headers(["authorization", "content-type", "x-request-id"])
             .expose_headers(["x-request-id", "retry-after"])
             .max_age(3600),
-        |c, origin| if origin == "*" { c } else { c.allow_origin(origin.as_str()) },
+        |c, origin| {
+            if origin == "*" {
+                c
+            } else {
+                c.allow_origin(origin.as_str())
+            }
+        },
     );
     let any_origin = cfg.cors_origins.iter().any(|o| o == "*");
 
@@ -78,7 +86,10 @@ pub fn router(svc: Arc<Services>, health: Arc<Health>) -> impl Endpoint + 'stati
         .around(move |ep, req| middleware::body_limit(ep, req, limit))
         .with(CatchPanic::new())
         .around(error::normalize)
-        .with_if(any_origin || !svc.config.server.cors_origins.is_empty(), cors)
+        .with_if(
+            any_origin || !svc.config.server.cors_origins.is_empty(),
+            cors,
+        )
         .data(svc)
         .around(middleware::request_context)
 }

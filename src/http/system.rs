@@ -31,7 +31,11 @@ pub fn readyz(health: Data<&Arc<Health>>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(serde_json::to_value(&report).unwrap_or_default())).into_response()
+    (
+        status,
+        Json(serde_json::to_value(&report).unwrap_or_default()),
+    )
+        .into_response()
 }
 
 #[handler]

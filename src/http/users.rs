@@ -2,17 +2,13 @@
 
 use std::sync::Arc;
 
-use poem_openapi::{
-    Object, OpenApi,
-    param::Query,
-    payload::Json,
-};
+use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 
 use super::{
     ApiTags,
-    text::Text,
     error::ApiResult,
     extract::Auth,
+    text::Text,
     views::{Message, SettingsOut, Theme, UserOut, message},
 };
 use crate::service::{
@@ -47,7 +43,12 @@ pub struct SettingsIn {
 #[OpenApi]
 impl UsersApi {
     /// Update the caller's profile.
-    #[oai(path = "/users/me", method = "put", tag = "ApiTags::Users", operation_id = "update_me")]
+    #[oai(
+        path = "/users/me",
+        method = "put",
+        tag = "ApiTags::Users",
+        operation_id = "update_me"
+    )]
     async fn update_me(&self, auth: Auth, body: Json<ProfileIn>) -> ApiResult<Json<UserOut>> {
         let b = body.0;
         let user = self
@@ -70,21 +71,40 @@ impl UsersApi {
     }
 
     /// Register this device's Firebase token (sent as a query parameter, no body).
-    #[oai(path = "/users/fcm-token", method = "put", tag = "ApiTags::Users", operation_id = "set_fcm_token")]
+    #[oai(
+        path = "/users/fcm-token",
+        method = "put",
+        tag = "ApiTags::Users",
+        operation_id = "set_fcm_token"
+    )]
     async fn fcm_token(&self, auth: Auth, token: Query<String>) -> ApiResult<Json<Message>> {
         self.svc.add_fcm_token(&auth.0, &token.0).await?;
         Ok(message("FCM token updated"))
     }
 
     /// The caller's settings (created with defaults on first read).
-    #[oai(path = "/settings/me", method = "get", tag = "ApiTags::Settings", operation_id = "get_settings")]
+    #[oai(
+        path = "/settings/me",
+        method = "get",
+        tag = "ApiTags::Settings",
+        operation_id = "get_settings"
+    )]
     async fn get_settings(&self, auth: Auth) -> ApiResult<Json<SettingsOut>> {
         Ok(Json(self.svc.settings(&auth.0).await?.into()))
     }
 
     /// Change one or more settings.
-    #[oai(path = "/settings/me", method = "put", tag = "ApiTags::Settings", operation_id = "update_settings")]
-    async fn put_settings(&self, auth: Auth, body: Json<SettingsIn>) -> ApiResult<Json<SettingsOut>> {
+    #[oai(
+        path = "/settings/me",
+        method = "put",
+        tag = "ApiTags::Settings",
+        operation_id = "update_settings"
+    )]
+    async fn put_settings(
+        &self,
+        auth: Auth,
+        body: Json<SettingsIn>,
+    ) -> ApiResult<Json<SettingsOut>> {
         let b = body.0;
         let s = self
             .svc
@@ -101,7 +121,12 @@ impl UsersApi {
     }
 
     /// Delete the caller's account and everything it owns.
-    #[oai(path = "/settings/me", method = "delete", tag = "ApiTags::Settings", operation_id = "delete_account")]
+    #[oai(
+        path = "/settings/me",
+        method = "delete",
+        tag = "ApiTags::Settings",
+        operation_id = "delete_account"
+    )]
     async fn delete_account(&self, auth: Auth) -> ApiResult<Json<Message>> {
         self.svc.delete_account(&auth.0).await?;
         Ok(message("Account deleted"))

@@ -41,7 +41,9 @@ const BAD_LOGIN: &str = "Incorrect email or password";
 impl Services {
     pub async fn signup(&self, s: Signup, ip: &str) -> Result<User> {
         if !self.config.auth.allow_signup {
-            return Err(Error::Forbidden("Sign-up is disabled on this server".into()));
+            return Err(Error::Forbidden(
+                "Sign-up is disabled on this server".into(),
+            ));
         }
         let email = validate::email(&s.email)?;
         validate::password(&s.password)?;
@@ -123,14 +125,23 @@ impl Services {
         if let Some(prev) = self.store.otp(purpose, &user.email)? {
             let cooldown = time::secs(self.config.otp.resend_cooldown_secs);
             if time::now() < prev.created_at + cooldown {
-                tracing::info!(user_id = user.id, "code requested again within the cooldown");
+                tracing::info!(
+                    user_id = user.id,
+                    "code requested again within the cooldown"
+                );
                 return Ok(());
             }
         }
         self.send_code(&user.email, purpose).await
     }
 
-    pub async fn verify_otp(&self, email: &str, code: &str, purpose: OtpPurpose, ip: &str) -> Result<()> {
+    pub async fn verify_otp(
+        &self,
+        email: &str,
+        code: &str,
+        purpose: OtpPurpose,
+        ip: &str,
+    ) -> Result<()> {
         let email = validate::email(email)?;
         self.otp_limits(ip, &email)?;
         let Some(user) = self.store.user_by_email(&email)? else {
@@ -143,7 +154,13 @@ impl Services {
         self.use_code(&user.email, code, purpose, effect).await
     }
 
-    pub async fn reset_password(&self, email: &str, code: &str, new_password: &str, ip: &str) -> Result<()> {
+    pub async fn reset_password(
+        &self,
+        email: &str,
+        code: &str,
+        new_password: &str,
+        ip: &str,
+    ) -> Result<()> {
         let email = validate::email(email)?;
         validate::password(new_password)?;
         self.otp_limits(ip, &email)?;
@@ -179,7 +196,13 @@ impl Services {
         self.rate_limit("otp account", email, limits.otp_per_account)
     }
 
-    async fn use_code(&self, email: &str, code: &str, purpose: OtpPurpose, effect: OtpEffect) -> Result<()> {
+    async fn use_code(
+        &self,
+        email: &str,
+        code: &str,
+        purpose: OtpPurpose,
+        effect: OtpEffect,
+    ) -> Result<()> {
         let code = code.trim();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad(INVALID_OTP));
@@ -295,11 +318,12 @@ impl Services {
         let Some(parts) = Tokens::parse_refresh(token) else {
             return Ok(());
         };
-        if let Some(s) = self.store.session(parts.user_id, parts.session_id)? {
-            if s.token_hash == parts.hash || s.spent_hashes.contains(&parts.hash) {
-                self.store.revoke_session(s.user_id, s.id).await?;
-                tracing::info!(user_id = s.user_id, session_id = s.id, "logout");
-            }
+        let session = self.store.session(parts.user_id, parts.session_id)?;
+        if let Some(s) =
+            session.filter(|s| s.token_hash == parts.hash || s.spent_hashes.contains(&parts.hash))
+        {
+            self.store.revoke_session(s.user_id, s.id).await?;
+            tracing::info!(user_id = s.user_id, session_id = s.id, "logout");
         }
         Ok(())
     }
@@ -331,7 +355,11 @@ impl Services {
             &who.user.email,
             self.config.rate_limit.login_per_account,
         )?;
-        if !self.hasher.verify(current, Some(&who.user.password_hash)).await? {
+        if !self
+            .hasher
+            .verify(current, Some(&who.user.password_hash))
+            .await?
+        {
             return Err(bad("Incorrect current password"));
         }
         validate::password(new)?;
@@ -342,7 +370,9 @@ impl Services {
             password_hash: Some(self.hasher.hash(new).await?),
             ..Default::default()
         };
-        self.store.update_user(who.user.id, &patch, time::now()).await?;
+        self.store
+            .update_user(who.user.id, &patch, time::now())
+            .await?;
         // Other devices must log in again; this one stays logged in.
         self.store
             .revoke_sessions(who.user.id, Some(who.session_id))
@@ -351,7 +381,12 @@ impl Services {
     }
 
     /// Creates an active account without a code (the `admin create-user` command).
-    pub async fn create_user_direct(&self, email: &str, password: &str, admin: bool) -> Result<User> {
+    pub async fn create_user_direct(
+        &self,
+        email: &str,
+        password: &str,
+        admin: bool,
+    ) -> Result<User> {
         let email = validate::email(email)?;
         validate::password(password)?;
         let user = User {

@@ -24,7 +24,10 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     #[error("{detail}")]
-    RateLimited { detail: String, retry_after_secs: u64 },
+    RateLimited {
+        detail: String,
+        retry_after_secs: u64,
+    },
     /// A dependency (mail server, …) is down; trying later may work: 503.
     #[error("{0}")]
     Unavailable(String),

@@ -56,9 +56,18 @@ impl Mailer {
         matches!(self, Mailer::Smtp { .. })
     }
 
-    pub async fn send_code(&self, to: &str, purpose: OtpPurpose, code: &str, ttl_min: u64) -> Result<()> {
+    pub async fn send_code(
+        &self,
+        to: &str,
+        purpose: OtpPurpose,
+        code: &str,
+        ttl_min: u64,
+    ) -> Result<()> {
         let (subject, what) = match purpose {
-            OtpPurpose::Signup => ("Your Vextra verification code", "confirm your email address"),
+            OtpPurpose::Signup => (
+                "Your Vextra verification code",
+                "confirm your email address",
+            ),
             OtpPurpose::ResetPassword => ("Your Vextra password reset code", "reset your password"),
         };
         match self {

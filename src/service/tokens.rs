@@ -56,8 +56,7 @@ impl Tokens {
             exp: now_secs + ttl,
         };
         // Encoding HS256 with an in-memory key has no failure mode.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc)
-            .unwrap_or_default()
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc).unwrap_or_default()
     }
 
     pub fn check_access(&self, token: &str) -> Option<AccessClaims> {

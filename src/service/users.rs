@@ -64,14 +64,18 @@ impl Services {
             facebook: handle("Facebook", &u.facebook)?,
             ..Default::default()
         };
-        match self.store.update_user(who.user.id, &patch, time::now()).await {
+        match self
+            .store
+            .update_user(who.user.id, &patch, time::now())
+            .await
+        {
             Ok(user) => Ok(user),
             Err(StoreError::Conflict(_)) => {
                 Err(Error::Conflict("This username is already taken".into()))
             }
-            Err(StoreError::NotFound) => Err(Error::Unauthorized(
-                "Could not validate credentials".into(),
-            )),
+            Err(StoreError::NotFound) => {
+                Err(Error::Unauthorized("Could not validate credentials".into()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -79,13 +83,17 @@ impl Services {
     pub async fn add_fcm_token(&self, who: &AuthUser, token: &str) -> Result<()> {
         let token = token.trim();
         if token.is_empty() || token.len() > 4096 || token.chars().any(char::is_whitespace) {
-            return Err(Error::Invalid("token must be a non-empty FCM registration token".into()));
+            return Err(Error::Invalid(
+                "token must be a non-empty FCM registration token".into(),
+            ));
         }
         let patch = UserPatch {
             add_fcm_token: Some(token.to_string()),
             ..Default::default()
         };
-        self.store.update_user(who.user.id, &patch, time::now()).await?;
+        self.store
+            .update_user(who.user.id, &patch, time::now())
+            .await?;
         Ok(())
     }
 

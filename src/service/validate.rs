@@ -19,7 +19,9 @@ pub fn email(raw: &str) -> Result<String> {
                 && !domain.ends_with('.')
                 && !domain.contains("..")
         })
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c));
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c));
     if ok {
         Ok(e.to_string())
     } else {
@@ -64,7 +66,9 @@ pub fn text(field: &str, v: &str, max_chars: usize) -> Result<String> {
             "{field} must be at most {max_chars} characters"
         )));
     }
-    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if v.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return Err(invalid(format!("{field} contains control characters")));
     }
     Ok(v.trim().to_string())
@@ -88,7 +92,9 @@ pub fn opt_url(field: &str, v: &str) -> Result<Option<String>> {
     if ok {
         Ok(Some(v.to_string()))
     } else {
-        Err(Error::Invalid(format!("{field} must be an absolute http(s) URL")))
+        Err(Error::Invalid(format!(
+            "{field} must be an absolute http(s) URL"
+        )))
     }
 }
 
@@ -99,7 +105,16 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email(" a.b@ex.com ").unwrap(), "a.b@ex.com");
-        for bad in ["", "a", "a@b", "@b.com", "a@.com", "a@b.com.", "a b@c.com", "a@b@c.com"] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.com",
+            "a@.com",
+            "a@b.com.",
+            "a b@c.com",
+            "a@b@c.com",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }

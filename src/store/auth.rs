@@ -176,7 +176,10 @@ impl Store {
                 sessions.remove(&key)?;
                 return Ok(RotateOutcome::Invalid);
             }
-            if s.spent_hashes.iter().any(|h| constant_time_eq(h.as_bytes(), presented.as_bytes())) {
+            if s.spent_hashes
+                .iter()
+                .any(|h| constant_time_eq(h.as_bytes(), presented.as_bytes()))
+            {
                 sessions.remove(&key)?;
                 return Ok(RotateOutcome::Reused);
             }

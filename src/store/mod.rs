@@ -156,7 +156,12 @@ impl Store {
     /// Stops the flusher after a last flush. Later writes fail; reads still work.
     pub async fn close(&self) -> Result<()> {
         let _ = self.inner.stop.send(true);
-        let task = self.inner.flusher_task.lock().ok().and_then(|mut t| t.take());
+        let task = self
+            .inner
+            .flusher_task
+            .lock()
+            .ok()
+            .and_then(|mut t| t.take());
         if let Some(task) = task {
             let _ = task.await;
         }

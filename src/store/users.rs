@@ -93,32 +93,33 @@ impl Store {
     pub async fn update_user(&self, id: u64, patch: &UserPatch, now: i64) -> Result<User> {
         let t = self.t();
         let key = keys::id(id);
-        let user = tx_result((&t.users, &t.users_by_username).transaction(|(users, by_name)| {
-            let Some(raw) = users.get(key)? else {
-                return abort(StoreError::NotFound);
-            };
-            let mut user: User = dec_tx("users", &raw)?;
-            if let Some(new) = &patch.username {
-                let new_key = keys::fold(new);
-                let old_key = user.username.as_deref().map(keys::fold);
-                if old_key.as_deref() != Some(new_key.as_slice()) {
-                    if let Some(holder) = by_name.get(&new_key)? {
-                        if keys::read_id(&holder) != Some(id) {
+        let user = tx_result(
+            (&t.users, &t.users_by_username).transaction(|(users, by_name)| {
+                let Some(raw) = users.get(key)? else {
+                    return abort(StoreError::NotFound);
+                };
+                let mut user: User = dec_tx("users", &raw)?;
+                if let Some(new) = &patch.username {
+                    let new_key = keys::fold(new);
+                    let old_key = user.username.as_deref().map(keys::fold);
+                    if old_key.as_deref() != Some(new_key.as_slice()) {
+                        let holder = by_name.get(&new_key)?;
+                        if holder.is_some_and(|h| keys::read_id(&h) != Some(id)) {
                             return abort(StoreError::Conflict("username"));
                         }
+                        if let Some(old) = old_key {
+                            by_name.remove(old)?;
+                        }
+                        by_name.insert(new_key, &key)?;
                     }
-                    if let Some(old) = old_key {
-                        by_name.remove(old)?;
-                    }
-                    by_name.insert(new_key, &key)?;
+                    user.username = Some(new.clone());
                 }
-                user.username = Some(new.clone());
-            }
-            apply(&mut user, patch);
-            user.updated_at = now;
-            users.insert(&key, enc(&user))?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(user)
-        }))?;
+                apply(&mut user, patch);
+                user.updated_at = now;
+                users.insert(&key, enc(&user))?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(user)
+            }),
+        )?;
         self.durable().await?;
         Ok(user)
     }

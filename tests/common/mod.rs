@@ -80,7 +80,12 @@ impl TestServer {
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> Response {
-        self.client.post(self.api(path)).json(&body).send().await.unwrap()
+        self.client
+            .post(self.api(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get_auth(&self, path: &str, token: &str) -> Response {
@@ -166,12 +171,18 @@ pub async fn expect(r: Response, status: StatusCode) -> Value {
     assert_eq!(got, status, "body: {text}");
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
     if !status.is_success() {
-        assert!(v["detail"].is_string(), "error body without string detail: {text}");
+        assert!(
+            v["detail"].is_string(),
+            "error body without string detail: {text}"
+        );
     }
     v
 }
 
 /// The error's `detail`, after checking the status.
 pub async fn detail(r: Response, status: StatusCode) -> String {
-    expect(r, status).await["detail"].as_str().unwrap().to_string()
+    expect(r, status).await["detail"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

@@ -1,0 +1,47 @@
+//! The store on its own: coalesced flushes, reopening, schema versions.
+
+use vextra::{model::Settings, store::Store};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_flushes_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 8).await.unwrap();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    let before = store.flush_count();
+    let mut tasks = Vec::new();
+    for i in 0..400u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.put_settings(&Settings::defaults(i, i + 1)).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let flushes = store.flush_count() - before;
+    assert!(flushes >= 1, "every write waited for a flush");
+    assert!(flushes < 400, "{flushes} flushes for 400 writes: not coalesced");
+    println!("400 concurrent writes, {flushes} flushes");
+    store.close().await.unwrap();
+    drop(store);
+
+    let store = Store::open(dir.path(), 8).await.unwrap();
+    for i in 0..400u64 {
+        let s = store.settings(i + 1).unwrap().expect("written before close");
+        assert_eq!(s.id, i);
+    }
+    store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_are_unique_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for round in 0..3u64 {
+        let store = Store::open(dir.path(), 8).await.unwrap();
+        let first = store.settings_or_default(100 + round).await.unwrap().id;
+        assert!(first > 0 && first < (1 << 53));
+        assert!(seen.insert(first), "id {first} handed out twice");
+        store.close().await.unwrap();
+    }
+}
