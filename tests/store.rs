@@ -20,14 +20,20 @@ async fn concurrent_writers_share_flushes_and_survive_reopen() {
     }
     let flushes = store.flush_count() - before;
     assert!(flushes >= 1, "every write waited for a flush");
-    assert!(flushes < 400, "{flushes} flushes for 400 writes: not coalesced");
+    assert!(
+        flushes < 400,
+        "{flushes} flushes for 400 writes: not coalesced"
+    );
     println!("400 concurrent writes, {flushes} flushes");
     store.close().await.unwrap();
     drop(store);
 
     let store = Store::open(dir.path(), 8).await.unwrap();
     for i in 0..400u64 {
-        let s = store.settings(i + 1).unwrap().expect("written before close");
+        let s = store
+            .settings(i + 1)
+            .unwrap()
+            .expect("written before close");
         assert_eq!(s.id, i);
     }
     store.close().await.unwrap();

@@ -13,6 +13,9 @@ use super::error::{Error, Result};
 use crate::config::{SmtpConfig, SmtpSecurity};
 use crate::model::OtpPurpose;
 
+/// The text of a code mail; `{code}`, `{action}` and `{minutes}` are filled in.
+const CODE_TEMPLATE: &str = include_str!("../../assets/mail/code.txt");
+
 pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -84,11 +87,10 @@ impl Mailer {
                 let to_box: Mailbox = to
                     .parse()
                     .map_err(|_| Error::Invalid("Enter a valid email address".into()))?;
-                let body = format!(
-                    "Your code is {code}\n\nEnter it in the Vextra app to {what}. \
-                     It expires in {ttl_min} minutes and works once.\n\n\
-                     If you did not ask for it, ignore this message.\n"
-                );
+                let body = CODE_TEMPLATE
+                    .replace("{code}", code)
+                    .replace("{action}", what)
+                    .replace("{minutes}", &ttl_min.to_string());
                 let msg = Message::builder()
                     .from(from.clone())
                     .to(to_box)
