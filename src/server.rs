@@ -160,6 +160,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 }
 
 async fn janitor(svc: Arc<Services>, health: Arc<Health>, mut stop: watch::Receiver<bool>) {
+    // Readiness drops however the loop ends, a panic included.
+    struct Alive(Arc<Health>);
+    impl Drop for Alive {
+        fn drop(&mut self) {
+            self.0.janitor.store(false, Ordering::Relaxed);
+        }
+    }
+    let _alive = Alive(health);
     let mut tick = tokio::time::interval(JANITOR_EVERY);
     loop {
         tokio::select! {
@@ -172,7 +180,6 @@ async fn janitor(svc: Arc<Services>, health: Arc<Health>, mut stop: watch::Recei
             Err(e) => tracing::warn!(error = %e, "janitor"),
         }
     }
-    health.janitor.store(false, Ordering::Relaxed);
 }
 
 impl Running {

@@ -108,6 +108,20 @@ async fn the_spec_declares_every_error_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_json_with_a_string_detail() {
     let s = TestServer::start().await;
+    // Both spellings of a path are served, without a redirect.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirects.get(s.api("/auth/me/")).send().await.unwrap();
+    assert_eq!(detail(r, StatusCode::UNAUTHORIZED).await, "Not authenticated");
+    let r = no_redirects
+        .post(s.api("/auth/forgot-password/"))
+        .json(&json!({"email": "x@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    expect(r, StatusCode::OK).await;
     let r = s.client.get(s.api("/no/such/route")).send().await.unwrap();
     assert_eq!(detail(r, StatusCode::NOT_FOUND).await, "Not Found");
     let r = s.client.get(s.api("/auth/signup")).send().await.unwrap();

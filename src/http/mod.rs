@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use poem::{
     Endpoint, EndpointExt, Route, get,
-    middleware::{CatchPanic, Cors},
+    middleware::{CatchPanic, Cors, NormalizePath, TrailingSlash},
 };
 use poem_openapi::{OpenApiService, Tags};
 
@@ -79,10 +79,12 @@ pub fn router(svc: Arc<Services>, health: Arc<Health>) -> impl Endpoint + 'stati
         .at("/healthz", get(system::healthz))
         .at("/readyz", get(system::readyz).data(health))
         .at("/docs", get(system::docs_redirect))
-        .at("/docs/", get(system::docs_redirect))
         .at("/docs/*path", get(system::docs).data(swagger));
 
     routes
+        // The app uses some paths with a trailing slash (`/upload/`, `/publish/`) and some
+        // without; both spellings are served, never redirected (a redirected POST fails).
+        .with(NormalizePath::new(TrailingSlash::Trim))
         .around(move |ep, req| middleware::body_limit(ep, req, limit))
         .with(CatchPanic::new())
         .around(error::normalize)

@@ -31,7 +31,7 @@ impl Services {
     pub fn new(store: Store, config: Arc<Config>, keys: Keys) -> Result<Self> {
         Ok(Services {
             tokens: tokens::Tokens::new(&keys.jwt),
-            hasher: password::Hasher::new(config.auth.hash_concurrency)?,
+            hasher: password::Hasher::new(config.auth.hash_concurrency),
             mailer: mail::Mailer::from_config(&config.smtp)?,
             limiter: ratelimit::RateLimiter::default(),
             store,

@@ -16,8 +16,9 @@ use super::error::{Error, Result};
 pub struct Hasher {
     permits: Arc<Semaphore>,
     /// A real hash of a random password, verified against when the account does not exist
-    /// so that "no such user" takes as long as "wrong password".
-    dummy: Arc<str>,
+    /// so that "no such user" takes as long as "wrong password". Made on first use: it
+    /// costs a full hash, which start-up should not pay.
+    dummy: Arc<tokio::sync::OnceCell<String>>,
 }
 
 /// OWASP's argon2id recommendation: m = 19 MiB, t = 2, p = 1.
@@ -41,17 +42,16 @@ fn verify_blocking(password: &[u8], phc: &str) -> bool {
 }
 
 impl Hasher {
-    pub fn new(concurrency: usize) -> Result<Self> {
+    pub fn new(concurrency: usize) -> Self {
         let n = if concurrency == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
             concurrency
         };
-        let dummy = hash_blocking(&crate::secrets::random_bytes::<16>())?;
-        Ok(Hasher {
+        Hasher {
             permits: Arc::new(Semaphore::new(n)),
-            dummy: dummy.into(),
-        })
+            dummy: Arc::default(),
+        }
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
@@ -75,7 +75,16 @@ impl Hasher {
         let pw = password.as_bytes().to_vec();
         let (phc, real) = match phc {
             Some(p) => (p.to_string(), true),
-            None => (self.dummy.to_string(), false),
+            None => {
+                let dummy = self
+                    .dummy
+                    .get_or_try_init(|| async {
+                        let pw = crate::secrets::random_bytes::<16>();
+                        self.run(move || hash_blocking(&pw)).await?
+                    })
+                    .await?;
+                (dummy.clone(), false)
+            }
         };
         let ok = self.run(move || verify_blocking(&pw, &phc)).await?;
         Ok(ok && real)
@@ -88,7 +97,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_with_owasp_parameters() {
-        let h = Hasher::new(1).unwrap();
+        let h = Hasher::new(1);
         let phc = h.hash("correct horse").await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert!(h.verify("correct horse", Some(&phc)).await.unwrap());
