@@ -112,7 +112,7 @@ fn main() -> ExitCode {
 
 fn serve(config: Config) -> Result<(), String> {
     let started = Instant::now();
-    vextra::telemetry::init(&config.log);
+    let _log = vextra::telemetry::init(&config.log);
     let rt = runtime(config.server.workers).map_err(|e| e.to_string())?;
     rt.block_on(async move {
         if config.smtp.host.is_empty() {

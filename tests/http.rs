@@ -114,7 +114,10 @@ async fn errors_are_json_with_a_string_detail() {
         .build()
         .unwrap();
     let r = no_redirects.get(s.api("/auth/me/")).send().await.unwrap();
-    assert_eq!(detail(r, StatusCode::UNAUTHORIZED).await, "Not authenticated");
+    assert_eq!(
+        detail(r, StatusCode::UNAUTHORIZED).await,
+        "Not authenticated"
+    );
     let r = no_redirects
         .post(s.api("/auth/forgot-password/"))
         .json(&json!({"email": "x@example.com"}))
