@@ -22,6 +22,15 @@ struct Proc {
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
+/// A test that fails must not leave its server running (it would hold the output pipe
+/// of the test run open).
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `vextra serve` on a free port with JSON logs and waits for its "ready" line.
 fn serve(data: &Path, smtp_port: u16) -> Proc {
     let mut child = Command::new(BIN)
