@@ -82,8 +82,8 @@ impl Services {
         Ok(user)
     }
 
-    /// Creates the code, stores its hash and mails it.
-    async fn send_code(&self, email: &str, purpose: OtpPurpose) -> Result<()> {
+    /// A fresh code and the record that stores its hash.
+    fn new_code(&self) -> (String, Otp) {
         let code = format!("{:06}", secrets::random_below(1_000_000));
         let now = time::now();
         let otp = Otp {
@@ -93,6 +93,13 @@ impl Services {
             attempts: 0,
             verified: false,
         };
+        (code, otp)
+    }
+
+    /// Creates the code, stores its hash and mails it; the code is withdrawn when the
+    /// mail cannot be sent.
+    async fn send_code(&self, email: &str, purpose: OtpPurpose) -> Result<()> {
+        let (code, otp) = self.new_code();
         self.store.put_otp(purpose, email, &otp).await?;
         let sent = self
             .mailer
@@ -132,7 +139,18 @@ impl Services {
                 return Ok(());
             }
         }
-        self.send_code(&user.email, purpose).await
+        // Mailed in the background: waiting for the mail server only when the account
+        // exists would tell who has one by the time the answer takes.
+        let (code, otp) = self.new_code();
+        self.store.put_otp(purpose, &user.email, &otp).await?;
+        let mailer = self.mailer.clone();
+        let minutes = self.config.otp.ttl_secs / 60;
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send_code(&user.email, purpose, &code, minutes).await {
+                tracing::warn!(user_id = user.id, error = %e, "the code could not be mailed");
+            }
+        });
+        Ok(())
     }
 
     pub async fn verify_otp(

@@ -16,6 +16,7 @@ use crate::model::OtpPurpose;
 /// The text of a code mail; `{code}`, `{action}` and `{minutes}` are filled in.
 const CODE_TEMPLATE: &str = include_str!("../../assets/mail/code.txt");
 
+#[derive(Clone)]
 pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
