@@ -36,20 +36,10 @@ async fn signup_verify_login_me() {
     );
     let code = common::smtp::find_code(&mail.body_text()).unwrap();
 
-    let r = s
-        .post_json(
-            "/auth/verify-otp",
-            json!({"email": "alice@example.com", "code": code, "purpose": "signup"}),
-        )
-        .await;
+    let r = s.verify_otp("alice@example.com", &code, "signup").await;
     assert!(expect(r, StatusCode::OK).await["message"].is_string());
     // The code is single use.
-    let r = s
-        .post_json(
-            "/auth/verify-otp",
-            json!({"email": "alice@example.com", "code": code, "purpose": "signup"}),
-        )
-        .await;
+    let r = s.verify_otp("alice@example.com", &code, "signup").await;
     assert_eq!(
         detail(r, StatusCode::BAD_REQUEST).await,
         "Invalid or expired OTP"
@@ -71,13 +61,8 @@ async fn signup_verify_login_me() {
 
     // Username login works once a username is set.
     let r = s
-        .client
-        .put(s.api("/users/me"))
-        .bearer_auth(access)
-        .json(&json!({"username": "alice"}))
-        .send()
-        .await
-        .unwrap();
+        .put_auth("/users/me", access, json!({"username": "alice"}))
+        .await;
     expect(r, StatusCode::OK).await;
     expect(s.login("Alice", PASSWORD).await, StatusCode::OK).await;
     s.shutdown().await;
@@ -164,35 +149,20 @@ async fn otp_locks_after_five_wrong_codes() {
     let code = s.code_for("lock@example.com").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..4 {
-        let r = s
-            .post_json(
-                "/auth/verify-otp",
-                json!({"email": "lock@example.com", "code": wrong, "purpose": "signup"}),
-            )
-            .await;
+        let r = s.verify_otp("lock@example.com", wrong, "signup").await;
         assert_eq!(
             detail(r, StatusCode::BAD_REQUEST).await,
             "Invalid or expired OTP"
         );
     }
-    let r = s
-        .post_json(
-            "/auth/verify-otp",
-            json!({"email": "lock@example.com", "code": wrong, "purpose": "signup"}),
-        )
-        .await;
+    let r = s.verify_otp("lock@example.com", wrong, "signup").await;
     assert!(
         detail(r, StatusCode::BAD_REQUEST)
             .await
             .contains("Too many")
     );
     // Now even the right code is refused.
-    let r = s
-        .post_json(
-            "/auth/verify-otp",
-            json!({"email": "lock@example.com", "code": code, "purpose": "signup"}),
-        )
-        .await;
+    let r = s.verify_otp("lock@example.com", &code, "signup").await;
     assert!(
         detail(r, StatusCode::BAD_REQUEST)
             .await
@@ -219,12 +189,7 @@ async fn otp_locks_after_five_wrong_codes() {
         .await;
     expect(r, StatusCode::OK).await;
     let code = s.code_for("lock@example.com").await;
-    let r = s
-        .post_json(
-            "/auth/verify-otp",
-            json!({"email": "lock@example.com", "code": code, "purpose": "signup"}),
-        )
-        .await;
+    let r = s.verify_otp("lock@example.com", &code, "signup").await;
     expect(r, StatusCode::OK).await;
     expect(s.login("lock@example.com", PASSWORD).await, StatusCode::OK).await;
     s.shutdown().await;
@@ -309,10 +274,7 @@ async fn forgot_and_reset_password() {
         "Invalid OTP or not verified"
     );
     let r = s
-        .post_json(
-            "/auth/verify-otp",
-            json!({"email": "reset@example.com", "code": code, "purpose": "reset_password"}),
-        )
+        .verify_otp("reset@example.com", &code, "reset_password")
         .await;
     expect(r, StatusCode::OK).await;
     // Too short a new password: validation error, the code stays usable.

@@ -65,13 +65,8 @@ async fn profile_updates_are_partial_and_validated() {
     // Usernames are unique, case-insensitively; renaming frees the old one.
     let other = s.user("other@example.com").await;
     let r = s
-        .client
-        .put(s.api("/users/me"))
-        .bearer_auth(&other.access)
-        .json(&json!({"username": "PRO.FILE"}))
-        .send()
-        .await
-        .unwrap();
+        .put_auth("/users/me", &other.access, json!({"username": "PRO.FILE"}))
+        .await;
     assert_eq!(
         detail(r, StatusCode::CONFLICT).await,
         "This username is already taken"
@@ -87,13 +82,8 @@ async fn profile_updates_are_partial_and_validated() {
     )
     .await;
     let r = s
-        .client
-        .put(s.api("/users/me"))
-        .bearer_auth(&other.access)
-        .json(&json!({"username": "pro.file"}))
-        .send()
-        .await
-        .unwrap();
+        .put_auth("/users/me", &other.access, json!({"username": "pro.file"}))
+        .await;
     assert_eq!(expect(r, StatusCode::OK).await["username"], "pro.file");
     expect(s.login("renamed", PASSWORD).await, StatusCode::OK).await;
     s.shutdown().await;
@@ -191,13 +181,8 @@ async fn deleting_the_account_removes_it_everywhere() {
     let s = TestServer::start().await;
     let t = s.user("gone@example.com").await;
     let r = s
-        .client
-        .put(s.api("/users/me"))
-        .bearer_auth(&t.access)
-        .json(&json!({"username": "gone"}))
-        .send()
-        .await
-        .unwrap();
+        .put_auth("/users/me", &t.access, json!({"username": "gone"}))
+        .await;
     expect(r, StatusCode::OK).await;
     expect(s.get_auth("/settings/me", &t.access).await, StatusCode::OK).await;
     let keep = s.user("stays@example.com").await;
@@ -235,13 +220,8 @@ async fn deleting_the_account_removes_it_everywhere() {
     // The email and username are free again.
     let again = s.user("gone@example.com").await;
     let r = s
-        .client
-        .put(s.api("/users/me"))
-        .bearer_auth(&again.access)
-        .json(&json!({"username": "gone"}))
-        .send()
-        .await
-        .unwrap();
+        .put_auth("/users/me", &again.access, json!({"username": "gone"}))
+        .await;
     expect(r, StatusCode::OK).await;
     s.shutdown().await;
 }

@@ -226,28 +226,37 @@ impl Store {
 
     /// Deletes expired codes and sessions; returns how many records went.
     pub async fn purge_expired(&self, now: i64) -> Result<usize> {
-        let mut n = 0;
-        for item in self.t().otps.iter() {
-            let (k, v) = item?;
-            let otp: Otp = dec("otps", &v)?;
-            if otp.expires_at <= now {
-                self.t().otps.remove(k)?;
-                n += 1;
-            }
-        }
-        for item in self.t().sessions.iter() {
-            let (k, v) = item?;
-            let s: Session = dec("sessions", &v)?;
-            if s.expires_at <= now {
-                self.t().sessions.remove(k)?;
-                n += 1;
-            }
-        }
+        let t = self.t();
+        let n = purge(&t.otps, "otps", now, |o: &Otp| o.expires_at)?
+            + purge(&t.sessions, "sessions", now, |s: &Session| s.expires_at)?;
         if n > 0 {
             self.durable().await?;
         }
         Ok(n)
     }
+}
+
+/// Removes the records of `tree` whose expiry has passed. A record that does not decode
+/// is left for an operator to look at rather than stopping the sweep.
+fn purge<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    name: &'static str,
+    now: i64,
+    expires_at: impl Fn(&T) -> i64,
+) -> Result<usize> {
+    let mut n = 0;
+    for item in tree.iter() {
+        let (k, v) = item?;
+        match dec::<T>(name, &v) {
+            Ok(rec) if expires_at(&rec) <= now => {
+                tree.remove(k)?;
+                n += 1;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "skipping a record the janitor cannot read"),
+        }
+    }
+    Ok(n)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

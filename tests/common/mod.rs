@@ -88,6 +88,24 @@ impl TestServer {
             .unwrap()
     }
 
+    pub async fn put_auth(&self, path: &str, token: &str, body: Value) -> Response {
+        self.client
+            .put(self.api(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn verify_otp(&self, email: &str, code: &str, purpose: &str) -> Response {
+        self.post_json(
+            "/auth/verify-otp",
+            json!({"email": email, "code": code, "purpose": purpose}),
+        )
+        .await
+    }
+
     pub async fn get_auth(&self, path: &str, token: &str) -> Response {
         self.client
             .get(self.api(path))
@@ -130,13 +148,11 @@ impl TestServer {
     pub async fn user(&self, email: &str) -> Tokens {
         self.signup(email).await;
         let code = self.code_for(email).await;
-        let r = self
-            .post_json(
-                "/auth/verify-otp",
-                json!({"email": email, "code": code, "purpose": "signup"}),
-            )
-            .await;
-        expect(r, StatusCode::OK).await;
+        expect(
+            self.verify_otp(email, &code, "signup").await,
+            StatusCode::OK,
+        )
+        .await;
         Tokens::from(expect(self.login(email, PASSWORD).await, StatusCode::OK).await)
     }
 }
