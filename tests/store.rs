@@ -51,3 +51,65 @@ async fn ids_are_unique_across_restarts() {
         store.close().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_codes_are_refused_and_swept() {
+    use vextra::{
+        model::{Otp, OtpPurpose},
+        store::{OtpEffect, OtpOutcome},
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 8).await.unwrap();
+    let now = vextra::time::now();
+    let otp = |expires_at| Otp {
+        code_hash: "h".repeat(64),
+        created_at: now - 700_000_000,
+        expires_at,
+        attempts: 0,
+        verified: false,
+    };
+    store
+        .put_otp(OtpPurpose::ResetPassword, "old@example.com", &otp(now - 1))
+        .await
+        .unwrap();
+    store
+        .put_otp(
+            OtpPurpose::ResetPassword,
+            "live@example.com",
+            &otp(now + 60_000_000),
+        )
+        .await
+        .unwrap();
+    // The right code, but ten minutes and one microsecond too late.
+    let outcome = store
+        .use_otp(
+            OtpPurpose::ResetPassword,
+            "OLD@example.com",
+            &"h".repeat(64),
+            now,
+            5,
+            OtpEffect::MarkVerified,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, OtpOutcome::Missing);
+    assert!(
+        store
+            .otp(OtpPurpose::ResetPassword, "old@example.com")
+            .unwrap()
+            .is_none()
+    );
+
+    store
+        .put_otp(OtpPurpose::ResetPassword, "old@example.com", &otp(now - 1))
+        .await
+        .unwrap();
+    assert_eq!(store.purge_expired(now).await.unwrap(), 1);
+    assert!(
+        store
+            .otp(OtpPurpose::ResetPassword, "live@example.com")
+            .unwrap()
+            .is_some()
+    );
+    store.close().await.unwrap();
+}
