@@ -91,7 +91,9 @@ async fn the_spec_declares_every_error_status() {
     for (path, ops) in paths {
         for (method, op) in ops.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
-            for status in ["400", "401", "403", "404", "409", "413", "422", "429"] {
+            for status in [
+                "400", "401", "403", "404", "409", "413", "415", "422", "429", "500", "503",
+            ] {
                 let r = responses
                     .get(status)
                     .unwrap_or_else(|| panic!("{method} {path} lacks {status}"));

@@ -37,6 +37,9 @@ pub enum ApiError {
     Conflict(Json<Detail>),
     #[oai(status = 413)]
     PayloadTooLarge(Json<Detail>),
+    /// The body is not in the operation's media type (JSON, form or multipart).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<Detail>),
     /// The body or a parameter is malformed, of the wrong type or out of range.
     #[oai(status = 422)]
     Unprocessable(Json<Detail>),
