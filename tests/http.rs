@@ -130,6 +130,10 @@ async fn errors_are_json_with_a_string_detail() {
     let r = s.client.get(s.api("/no/such/route")).send().await.unwrap();
     assert_eq!(detail(r, StatusCode::NOT_FOUND).await, "Not Found");
     let r = s.client.get(s.api("/auth/signup")).send().await.unwrap();
+    assert_eq!(r.headers()["allow"], "POST");
+    detail(r, StatusCode::METHOD_NOT_ALLOWED).await;
+    let r = s.client.patch(s.api("/settings/me/")).send().await.unwrap();
+    assert_eq!(r.headers()["allow"], "DELETE, GET, PUT");
     detail(r, StatusCode::METHOD_NOT_ALLOWED).await;
     // Wrong content type for a JSON body.
     let r = s

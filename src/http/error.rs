@@ -154,17 +154,32 @@ fn is_json(resp: &Response) -> bool {
         .is_some_and(|ct| ct.starts_with("application/json"))
 }
 
-/// Outermost error layer: whatever went wrong below, the client gets a JSON `detail`.
-pub async fn normalize<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    match next.call(req).await {
+/// Outermost error layer: whatever went wrong below, the client gets a JSON `detail`
+/// (and a 405 its `Allow` header).
+pub async fn normalize<E: Endpoint>(
+    next: E,
+    req: Request,
+    allow: std::sync::Arc<super::allow::AllowTable>,
+) -> poem::Result<Response> {
+    let path = req.uri().path().to_string();
+    let mut resp = match next.call(req).await {
         Ok(resp) => {
             let resp = resp.into_response();
             let status = resp.status();
             if (status.is_client_error() || status.is_server_error()) && !is_json(&resp) {
-                return Ok(from_framework(poem::Error::from_status(status)));
+                from_framework(poem::Error::from_status(status))
+            } else {
+                resp
             }
-            Ok(resp)
         }
-        Err(err) => Ok(from_framework(err)),
+        Err(err) => from_framework(err),
+    };
+    let methods = (resp.status() == StatusCode::METHOD_NOT_ALLOWED)
+        .then(|| allow.allow(&path))
+        .flatten()
+        .and_then(|m| header::HeaderValue::from_str(m).ok());
+    if let Some(v) = methods {
+        resp.headers_mut().insert(header::ALLOW, v);
     }
+    Ok(resp)
 }

@@ -1,6 +1,7 @@
 //! HTTP: parse, authenticate, authorize, map errors. Handlers call services and never
 //! touch the store. `router` is the one place where every route and layer is assembled.
 
+pub mod allow;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -53,6 +54,18 @@ pub fn router(svc: Arc<Services>, health: Arc<Health>) -> impl Endpoint + 'stati
     let cfg = &svc.config.server;
     let api = api_service(&svc);
     let spec = api.spec_endpoint();
+    let only_get = [poem::http::Method::GET];
+    let allow = Arc::new(allow::AllowTable::new(
+        &api.spec(),
+        API_PREFIX,
+        &[
+            ("/", &only_get),
+            ("/healthz", &only_get),
+            ("/readyz", &only_get),
+            ("/docs", &only_get),
+            (SPEC_PATH, &only_get),
+        ],
+    ));
     let swagger = Arc::new(utoipa_swagger_ui::Config::from(SPEC_PATH));
     let limit = cfg.body_limit;
 
@@ -87,7 +100,7 @@ pub fn router(svc: Arc<Services>, health: Arc<Health>) -> impl Endpoint + 'stati
         .with(NormalizePath::new(TrailingSlash::Trim))
         .around(move |ep, req| middleware::body_limit(ep, req, limit))
         .with(CatchPanic::new())
-        .around(error::normalize)
+        .around(move |ep, req| error::normalize(ep, req, allow.clone()))
         .with_if(
             any_origin || !svc.config.server.cors_origins.is_empty(),
             cors,
