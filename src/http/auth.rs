@@ -13,7 +13,7 @@ use super::{
     ApiTags,
     error::ApiResult,
     extract::{Auth, client_ip},
-    text::Text,
+    types::{Nullable, Text},
     views::{Message, UserOut, message},
 };
 use crate::{model::OtpPurpose, service::Services};
@@ -65,9 +65,9 @@ impl From<crate::service::auth::TokenPair> for TokenOut {
 pub struct SignupIn {
     pub email: Text,
     pub password: Text,
-    pub full_name: Option<Text>,
+    pub full_name: Nullable<Text>,
     /// Ignored: an account becomes active when its emailed code is verified.
-    pub is_active: Option<bool>,
+    pub is_active: Nullable<bool>,
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,7 @@ impl From<Purpose> for OtpPurpose {
 pub struct ForgotIn {
     pub email: Text,
     /// Defaults to `signup` (a new sign-up code) as in the original server.
-    pub purpose: Option<Purpose>,
+    pub purpose: Nullable<Purpose>,
 }
 
 #[derive(Object, Debug)]
@@ -140,7 +140,7 @@ impl AuthApi {
                 crate::service::auth::Signup {
                     email: b.email.into(),
                     password: b.password.into(),
-                    full_name: b.full_name.map(Into::into),
+                    full_name: b.full_name.0.map(Into::into),
                 },
                 &self.ip(req),
             )
@@ -173,7 +173,7 @@ impl AuthApi {
         req: &Request,
         body: Json<ForgotIn>,
     ) -> ApiResult<Json<Message>> {
-        let purpose = body.purpose.unwrap_or(Purpose::Signup).into();
+        let purpose = body.purpose.0.unwrap_or(Purpose::Signup).into();
         self.svc
             .forgot_password(&body.email, purpose, &self.ip(req))
             .await?;

@@ -7,7 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod system;
-pub mod text;
+pub mod types;
 pub mod users;
 pub mod views;
 

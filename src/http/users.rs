@@ -8,7 +8,7 @@ use super::{
     ApiTags,
     error::ApiResult,
     extract::Auth,
-    text::Text,
+    types::{Nullable, Text},
     views::{Message, SettingsOut, Theme, UserOut, message},
 };
 use crate::service::{
@@ -23,21 +23,21 @@ pub struct UsersApi {
 /// Partial update: absent or null fields are left alone; `""` clears a field.
 #[derive(Object, Debug)]
 pub struct ProfileIn {
-    pub full_name: Option<Text>,
-    pub username: Option<Text>,
-    pub bio: Option<Text>,
-    pub profile_picture: Option<Text>,
-    pub instagram: Option<Text>,
-    pub linkedin: Option<Text>,
-    pub twitter: Option<Text>,
-    pub facebook: Option<Text>,
+    pub full_name: Nullable<Text>,
+    pub username: Nullable<Text>,
+    pub bio: Nullable<Text>,
+    pub profile_picture: Nullable<Text>,
+    pub instagram: Nullable<Text>,
+    pub linkedin: Nullable<Text>,
+    pub twitter: Nullable<Text>,
+    pub facebook: Nullable<Text>,
 }
 
 #[derive(Object, Debug)]
 pub struct SettingsIn {
-    pub push_notifications_enabled: Option<bool>,
-    pub email_notifications_enabled: Option<bool>,
-    pub theme_preference: Option<Theme>,
+    pub push_notifications_enabled: Nullable<bool>,
+    pub email_notifications_enabled: Nullable<bool>,
+    pub theme_preference: Nullable<Theme>,
 }
 
 #[OpenApi]
@@ -56,14 +56,14 @@ impl UsersApi {
             .update_profile(
                 &auth.0,
                 ProfileUpdate {
-                    full_name: b.full_name.map(Into::into),
-                    username: b.username.map(Into::into),
-                    bio: b.bio.map(Into::into),
-                    profile_picture: b.profile_picture.map(Into::into),
-                    instagram: b.instagram.map(Into::into),
-                    linkedin: b.linkedin.map(Into::into),
-                    twitter: b.twitter.map(Into::into),
-                    facebook: b.facebook.map(Into::into),
+                    full_name: b.full_name.0.map(Into::into),
+                    username: b.username.0.map(Into::into),
+                    bio: b.bio.0.map(Into::into),
+                    profile_picture: b.profile_picture.0.map(Into::into),
+                    instagram: b.instagram.0.map(Into::into),
+                    linkedin: b.linkedin.0.map(Into::into),
+                    twitter: b.twitter.0.map(Into::into),
+                    facebook: b.facebook.0.map(Into::into),
                 },
             )
             .await?;
@@ -111,9 +111,9 @@ impl UsersApi {
             .update_settings(
                 &auth.0,
                 SettingsUpdate {
-                    push_notifications_enabled: b.push_notifications_enabled,
-                    email_notifications_enabled: b.email_notifications_enabled,
-                    theme_preference: b.theme_preference.map(Into::into),
+                    push_notifications_enabled: b.push_notifications_enabled.0,
+                    email_notifications_enabled: b.email_notifications_enabled.0,
+                    theme_preference: b.theme_preference.0.map(Into::into),
                 },
             )
             .await?;

@@ -4,8 +4,10 @@ use poem_openapi::{Enum, Object};
 
 use crate::{model, time::rfc3339};
 
-/// The caller's own account.
+/// The caller's own account. Absent optional fields are left out rather than sent as
+/// `null`, which the schema (OpenAPI 3.0, no `nullable`) would not allow.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserOut {
     pub id: u64,
     pub email: String,
