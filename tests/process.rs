@@ -11,6 +11,7 @@ use std::{
 };
 
 use common::{PASSWORD, detail, expect, smtp::SmtpServer};
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -240,35 +241,73 @@ async fn sigterm_drains_and_exits_cleanly() {
     let data = dir.path().join("data");
     let mut p = serve(&data, smtp.port());
     let c = client();
-    // A login is in flight (argon2 on the blocking pool) while SIGTERM arrives.
-    let url = format!("{}/auth/login/access-token", p.base);
+    // A sign-up is in flight when SIGTERM arrives: its body is sent in two parts and the
+    // second one only after the signal, so the server is certainly mid-request.
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
+    let first = br#"{"email": "drain@example.com", "#.to_vec();
+    let second = format!(r#""password": "{PASSWORD}"}}"#).into_bytes();
+    let body = futures_util::stream::iter([Ok::<_, std::io::Error>(first)]).chain(
+        futures_util::stream::once(async move {
+            let _ = started_tx.send(());
+            let _ = finish_rx.await;
+            Ok(second)
+        }),
+    );
+    let url = format!("{}/auth/signup", p.base);
     let inflight = tokio::spawn({
         let c = c.clone();
         async move {
             c.post(url)
-                .form(&[("username", "nobody@example.com"), ("password", PASSWORD)])
+                .header("content-type", "application/json")
+                .body(reqwest::Body::wrap_stream(body))
                 .send()
                 .await
                 .map(|r| r.status())
         }
     });
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    started_rx.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
     let kill = Command::new("kill")
         .args(["-TERM", &p.child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        p.child.try_wait().unwrap().is_none(),
+        "the server waits for the request in flight"
+    );
+    finish_tx.send(()).unwrap();
+    assert_eq!(inflight.await.unwrap().unwrap(), StatusCode::OK);
     let status = p.child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
     assert!(started.elapsed() < Duration::from_secs(15));
-    assert_eq!(inflight.await.unwrap().unwrap(), StatusCode::BAD_REQUEST);
+    // What the drained request wrote was flushed: a restart finds the account.
+    assert!(
+        smtp.wait_for("drain@example.com", Duration::from_secs(5))
+            .await
+            .is_some()
+    );
     let log = p.log.lock().unwrap().join("\n");
     assert!(
         log.contains("shutting down") && log.contains("stopped"),
         "{log}"
     );
     assert!(!log.contains(PASSWORD), "passwords never reach the log");
+    drop(p);
+    let p = serve(&data, smtp.port());
+    let r = client()
+        .post(format!("{}/auth/signup", p.base))
+        .json(&json!({"email": "drain@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail(r, StatusCode::BAD_REQUEST).await,
+        "The user with this email already exists in the system"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
