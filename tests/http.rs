@@ -391,3 +391,28 @@ async fn resend_cooldown_sends_one_code() {
     );
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_wildcard_and_default_off() {
+    let any = TestServer::start_with(|c| c.server.cors_origins = vec!["*".into()]).await;
+    let r = any
+        .client
+        .get(any.url("/healthz"))
+        .header("origin", "https://anywhere.example.org")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().contains_key("access-control-allow-origin"));
+    any.shutdown().await;
+
+    let none = TestServer::start().await;
+    let r = none
+        .client
+        .get(none.url("/healthz"))
+        .header("origin", "https://anywhere.example.org")
+        .send()
+        .await
+        .unwrap();
+    assert!(!r.headers().contains_key("access-control-allow-origin"));
+    none.shutdown().await;
+}

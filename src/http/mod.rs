@@ -69,21 +69,17 @@ pub fn router(svc: Arc<Services>, health: Arc<Health>) -> impl Endpoint + 'stati
     let swagger = Arc::new(utoipa_swagger_ui::Config::from(SPEC_PATH));
     let limit = cfg.body_limit;
 
-    let cors = cfg.cors_origins.iter().fold(
+    // No origins configured: no CORS layer, browsers stay same-origin. `*` adds no origin,
+    // which poem's Cors takes as "any".
+    let cors_enabled = !cfg.cors_origins.is_empty();
+    let cors = cfg.cors_origins.iter().filter(|o| *o != "*").fold(
         Cors::new()
             .allow_credentials(false)
             .allow_headers(["authorization", "content-type", "x-request-id"])
             .expose_headers(["x-request-id", "retry-after"])
             .max_age(3600),
-        |c, origin| {
-            if origin == "*" {
-                c
-            } else {
-                c.allow_origin(origin.as_str())
-            }
-        },
+        |c, origin| c.allow_origin(origin.as_str()),
     );
-    let any_origin = cfg.cors_origins.iter().any(|o| o == "*");
 
     let routes = Route::new()
         .nest(API_PREFIX, api)
@@ -101,10 +97,7 @@ pub fn router(svc: Arc<Services>, health: Arc<Health>) -> impl Endpoint + 'stati
         .around(move |ep, req| middleware::body_limit(ep, req, limit))
         .with(CatchPanic::new())
         .around(move |ep, req| error::normalize(ep, req, allow.clone()))
-        .with_if(
-            any_origin || !svc.config.server.cors_origins.is_empty(),
-            cors,
-        )
+        .with_if(cors_enabled, cors)
         .data(svc)
         .around(middleware::request_context)
 }
