@@ -74,9 +74,11 @@ pub(crate) struct Trees {
     pub users_by_email: sled::Tree,    // folded email → user id
     pub users_by_username: sled::Tree, // folded username → user id
     pub otps: sled::Tree,              // purpose tag | folded email → Otp
-    pub sessions: sled::Tree,          // user id | session id → Session (refresh family)
-    pub settings: sled::Tree,          // user id → Settings
-    pub meta: sled::Tree,              // name → value
+    /// Tree `refresh_tokens`: user id | session id → Session, one record per login with
+    /// the hash of its current refresh token and of the spent ones.
+    pub sessions: sled::Tree,
+    pub settings: sled::Tree, // user id → Settings
+    pub meta: sled::Tree,     // name → value
 }
 
 impl Store {
