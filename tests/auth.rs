@@ -262,13 +262,14 @@ async fn forgot_and_reset_password() {
             .all(|m| !m.is_to("nobody@example.com"))
     );
 
-    // Reset before verifying is refused (and counts as an attempt).
-    let r = s
-        .post_json(
+    let reset = |new_password: &str| {
+        s.post_json(
             "/auth/reset-password",
-            json!({"email": "reset@example.com", "code": code, "new_password": "a brand new one"}),
+            json!({"email": "reset@example.com", "code": code, "new_password": new_password}),
         )
-        .await;
+    };
+    // Reset before verifying is refused (and counts as an attempt).
+    let r = reset("a brand new one").await;
     assert_eq!(
         detail(r, StatusCode::BAD_REQUEST).await,
         "Invalid OTP or not verified"
@@ -278,27 +279,12 @@ async fn forgot_and_reset_password() {
         .await;
     expect(r, StatusCode::OK).await;
     // Too short a new password: validation error, the code stays usable.
-    let r = s
-        .post_json(
-            "/auth/reset-password",
-            json!({"email": "reset@example.com", "code": code, "new_password": "short"}),
-        )
-        .await;
+    let r = reset("short").await;
     detail(r, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let r = s
-        .post_json(
-            "/auth/reset-password",
-            json!({"email": "reset@example.com", "code": code, "new_password": "a brand new one"}),
-        )
-        .await;
+    let r = reset("a brand new one").await;
     expect(r, StatusCode::OK).await;
     // The code is spent; old sessions are gone; the new password works, the old doesn't.
-    let r = s
-        .post_json(
-            "/auth/reset-password",
-            json!({"email": "reset@example.com", "code": code, "new_password": "another new one"}),
-        )
-        .await;
+    let r = reset("another new one").await;
     detail(r, StatusCode::BAD_REQUEST).await;
     detail(
         s.get_auth("/auth/me", &old.access).await,

@@ -202,26 +202,15 @@ async fn acknowledged_writes_survive_kill_9() {
 
     let mut p = serve(&data, smtp.port());
     // The same session (jwt key and session record on disk) is still valid.
-    let me = expect(
-        c.get(format!("{}/auth/me", p.base))
+    let get = |path: &str| {
+        c.get(format!("{}{path}", p.base))
             .bearer_auth(&access)
             .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    };
+    let me = expect(get("/auth/me").await.unwrap(), StatusCode::OK).await;
     assert_eq!(me["username"], "durable");
     assert_eq!(me["bio"], "final");
-    let s = expect(
-        c.get(format!("{}/settings/me", p.base))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let s = expect(get("/settings/me").await.unwrap(), StatusCode::OK).await;
     assert_eq!(s["theme_preference"], "dark");
     let r = c
         .post(format!("{}/auth/login/access-token", p.base))
