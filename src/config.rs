@@ -11,10 +11,6 @@ use figment::{
 };
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// The documented example, compiled in so `vextra` can print it and tests can check that
-/// it parses to exactly the defaults.
-pub const EXAMPLE: &str = include_str!("../config.toml.example");
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -435,6 +431,9 @@ fn describe(err: figment::Error) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The documented example; it must parse to exactly the defaults.
+    const EXAMPLE: &str = include_str!("../config.toml.example");
 
     fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();

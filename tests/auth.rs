@@ -308,45 +308,35 @@ async fn forgot_and_reset_password() {
 async fn change_password_keeps_this_session_and_ends_the_others() {
     let s = TestServer::start().await;
     let phone = s.user("change@example.com").await;
-    let tablet = Tokens::from(
-        expect(
-            s.login("change@example.com", PASSWORD).await,
-            StatusCode::OK,
-        )
-        .await,
-    );
+    let tablet = s.tokens("change@example.com", PASSWORD).await;
 
-    let put = |token: &str, body: serde_json::Value| {
-        s.client
-            .put(s.api("/auth/change-password"))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-    };
-    let r = put(
-        &phone.access,
-        json!({"current_password": "not it at all", "new_password": "new password 1"}),
-    )
-    .await
-    .unwrap();
+    let r = s
+        .put_auth(
+            "/auth/change-password",
+            &phone.access,
+            json!({"current_password": "not it at all", "new_password": "new password 1"}),
+        )
+        .await;
     // 400, never 401: the app would log the user out.
     assert_eq!(
         detail(r, StatusCode::BAD_REQUEST).await,
         "Incorrect current password"
     );
-    let r = put(
-        &phone.access,
-        json!({"current_password": PASSWORD, "new_password": "short"}),
-    )
-    .await
-    .unwrap();
+    let r = s
+        .put_auth(
+            "/auth/change-password",
+            &phone.access,
+            json!({"current_password": PASSWORD, "new_password": "short"}),
+        )
+        .await;
     detail(r, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let r = put(
-        &phone.access,
-        json!({"current_password": PASSWORD, "new_password": "new password 1"}),
-    )
-    .await
-    .unwrap();
+    let r = s
+        .put_auth(
+            "/auth/change-password",
+            &phone.access,
+            json!({"current_password": PASSWORD, "new_password": "new password 1"}),
+        )
+        .await;
     expect(r, StatusCode::OK).await;
 
     expect(s.get_auth("/auth/me", &phone.access).await, StatusCode::OK).await;
@@ -393,8 +383,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     expect(s.get_auth("/auth/me", &t2.access).await, StatusCode::OK).await;
 
     // A second login is a separate family and survives what follows.
-    let other =
-        Tokens::from(expect(s.login("rot@example.com", PASSWORD).await, StatusCode::OK).await);
+    let other = s.tokens("rot@example.com", PASSWORD).await;
 
     // t0 was spent: presenting it again revokes t2 and every access token of the family.
     let r = s

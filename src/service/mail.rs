@@ -56,10 +56,6 @@ impl Mailer {
         })
     }
 
-    pub fn is_smtp(&self) -> bool {
-        matches!(self, Mailer::Smtp { .. })
-    }
-
     pub async fn send_code(
         &self,
         to: &str,

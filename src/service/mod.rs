@@ -40,10 +40,6 @@ impl Services {
         })
     }
 
-    pub fn mail_enabled(&self) -> bool {
-        self.mailer.is_smtp()
-    }
-
     /// Periodic clean-up: expired codes and sessions, idle rate-limit buckets.
     pub async fn janitor_tick(&self) -> Result<usize> {
         self.limiter.prune();

@@ -84,6 +84,7 @@ impl Store {
         }
     }
 
+    /// Counts by walking the tree (O(n)): for tests and diagnostics, not request paths.
     pub fn user_count(&self) -> usize {
         self.t().users.len()
     }

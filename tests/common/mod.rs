@@ -124,6 +124,11 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Logs in and returns the token pair.
+    pub async fn tokens(&self, username: &str, password: &str) -> Tokens {
+        Tokens::from(expect(self.login(username, password).await, StatusCode::OK).await)
+    }
+
     /// Waits for the next code mailed to `email`.
     pub async fn code_for(&self, email: &str) -> String {
         let mail = self
@@ -153,7 +158,7 @@ impl TestServer {
             StatusCode::OK,
         )
         .await;
-        Tokens::from(expect(self.login(email, PASSWORD).await, StatusCode::OK).await)
+        self.tokens(email, PASSWORD).await
     }
 }
 
